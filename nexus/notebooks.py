@@ -1,0 +1,129 @@
+"""Project tooling for the notebooks themselves: find, execute (refresh stored outputs), bench."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from nexus.services import VARIABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+CELL_TIMEOUT = 120
+
+
+def chapters() -> list[Path]:
+    """Every chapter notebook, in reading order (the template is not a chapter)."""
+    return sorted(p for p in NOTEBOOKS.rglob("*.ipynb")
+                  if "_template" not in p.parts and ".ipynb_checkpoints" not in p.parts)
+
+
+def embedded_env() -> dict:
+    """The current environment with every NEXUS_* service variable removed."""
+    env = dict(os.environ)
+    for variable in VARIABLES.values():
+        env.pop(variable, None)
+    return env
+
+
+def execute(path: Path, *, env: dict | None = None) -> float:
+    """Run ``path`` top to bottom in a fresh kernel on the embedded services and store
+    the outputs in place. Returns the run time in seconds."""
+    from nbclient import NotebookClient
+
+    path = Path(path).resolve()
+    nb = nbformat.read(path, as_version=4)
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env or embedded_env())
+    try:
+        client = NotebookClient(
+            nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
+            record_timing=False, resources={"metadata": {"path": str(path.parent)}},
+        )
+        start = time.perf_counter()
+        client.execute()
+        elapsed = time.perf_counter() - start
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    normalise(nb)
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def normalise(nb) -> None:
+    """Drop metadata that changes from run to run or machine to machine."""
+    nb.metadata.pop("widgets", None)
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("jupytext", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                 "name": "python3"}
+    info = nb.metadata.get("language_info", {})
+    info.pop("version", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("lines_to_next_cell", None)
+        if cell.cell_type == "code":
+            cell.metadata.pop("collapsed", None)
+
+
+def run_time(path: Path) -> float:
+    """Execute a copy of ``path`` in a temp dir (the source is untouched); seconds."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(embedded_env())
+    try:
+        client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                resources={"metadata": {"path": str(Path(path).parent)}})
+        start = time.perf_counter()
+        client.execute()
+        return time.perf_counter() - start
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def bench(out=sys.stdout) -> int:
+    """Measure the budgets of DESIGN.md §6 and print them as a table. Returns an exit code."""
+    import statistics
+
+    rows = []
+    times = {}
+    for nb in chapters():
+        times[nb] = run_time(nb)
+        rows.append((f"run {nb.relative_to(ROOT)}", times[nb], 20.0))
+    total = sum(times.values())
+    rows.append(("median notebook run", statistics.median(times.values()) if times else 0, 6.0))
+    with tempfile.TemporaryDirectory() as tmp:
+        build = [sys.executable, "-m", "jupyter_book", "build", str(ROOT), "--path-output", tmp, "-W",
+                 "--keep-going", "-q"]
+        start = time.perf_counter()
+        subprocess.run(build, check=True, env=embedded_env(), stdout=subprocess.DEVNULL)
+        clean = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run(build, check=True, env=embedded_env(), stdout=subprocess.DEVNULL)
+        noop = time.perf_counter() - start
+    rows.append(("clean book build", clean, 1.3 * total + 30))
+    rows.append(("no-op book rebuild", noop, 10.0))
+    failed = 0
+    print(f"{'measure':<62} {'seconds':>8} {'budget':>8}  verdict", file=out)
+    for label, seconds, budget in rows:
+        ok = seconds <= budget
+        failed += not ok
+        print(f"{label:<62} {seconds:8.1f} {budget:8.1f}  {'ok' if ok else 'OVER'}", file=out)
+    report = ROOT / "_build" / "bench.json"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(json.dumps([{"measure": r[0], "seconds": r[1], "budget": r[2]} for r in rows], indent=1))
+    return 1 if failed else 0
