@@ -5,6 +5,7 @@ service configuration (embedded or real), throwaway workspaces, timing, the plot
 datasets and exercise self-checks.
 """
 
+from nexus import datasets, django_env
 from nexus.bench import Timing, ameasure, measure, stopwatch, sweep
 from nexus.checks import Case, acheck, check
 from nexus.plotting import growth_plot, use_style
@@ -19,6 +20,8 @@ __all__ = [
     "acheck",
     "ameasure",
     "check",
+    "datasets",
+    "django_env",
     "doctor",
     "growth_plot",
     "measure",
