@@ -107,8 +107,8 @@ def bench(out=sys.stdout) -> int:
     total = sum(times.values())
     rows.append(("median notebook run", statistics.median(times.values()) if times else 0, 6.0))
     with tempfile.TemporaryDirectory() as tmp:
-        build = [sys.executable, "-m", "jupyter_book", "build", str(ROOT), "--path-output", tmp, "-W",
-                 "--keep-going", "-q"]
+        build = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output",
+                 tmp, "-W", "--keep-going", "-q"]
         start = time.perf_counter()
         subprocess.run(build, check=True, env=embedded_env(), stdout=subprocess.DEVNULL)
         clean = time.perf_counter() - start

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_book_builds_without_warnings():
     result = subprocess.run(
-        [sys.executable, "-m", "jupyter_book", "build", str(ROOT), "-W", "--keep-going"],
+        [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "-W", "--keep-going"],
         capture_output=True, text=True, env=embedded_env(), timeout=1200,
     )
     log = result.stdout + result.stderr
