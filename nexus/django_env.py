@@ -93,6 +93,8 @@ def setup(ws, *, apps=("nexus_app",), installed_apps=(), middleware=None, **sett
         connection.settings_dict["TEST"].update(_database_settings(ws)["TEST"])
         if connection.vendor == "sqlite":
             connection.settings_dict["NAME"] = _database_settings(ws)["NAME"]
+        if middleware is not None:
+            settings.MIDDLEWARE = middleware
         for key, value in settings_overrides.items():
             setattr(settings, key, value)
     else:

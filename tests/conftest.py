@@ -20,6 +20,9 @@ def chapter_params():
     paths = chapters()
     if only:
         paths = [p for p in paths if p.resolve() == Path(only).resolve()]
+        if not paths:
+            raise pytest.UsageError(f"NB={only} is not a chapter under {ROOT / 'notebooks'} (wrong path, or "
+                                    "the nexus package in this venv points at another checkout)")
     return [pytest.param(p, id=str(p.relative_to(ROOT / "notebooks"))) for p in paths]
 
 
