@@ -1,4 +1,4 @@
-"""Command line: ``python -m nexus doctor | execute [NOTEBOOK ...] | bench``."""
+"""Command line: ``python -m nexus doctor | execute [NOTEBOOK ...] | bench | normalise NOTEBOOK ...``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ def main(argv=None) -> int:
     ex = sub.add_parser("execute", help="re-run notebooks on the embedded services and store their outputs")
     ex.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter")
     sub.add_parser("bench", help="measure the performance budgets and print the table")
+    norm = sub.add_parser("normalise", help="drop run- and machine-specific notebook metadata (pre-commit)")
+    norm.add_argument("notebooks", nargs="+", type=Path)
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
@@ -22,6 +24,14 @@ def main(argv=None) -> int:
         return doctor()
     from nexus import notebooks
 
+    if args.command == "normalise":
+        import nbformat
+
+        for path in args.notebooks:
+            nb = nbformat.read(path, as_version=4)
+            notebooks.normalise(nb)
+            nbformat.write(nb, path)
+        return 0
     if args.command == "execute":
         for path in args.notebooks or notebooks.chapters():
             seconds = notebooks.execute(path)
