@@ -103,7 +103,7 @@ def bench(out=sys.stdout) -> int:
     times = {}
     for nb in chapters():
         times[nb] = run_time(nb)
-        rows.append((f"run {nb.relative_to(ROOT)}", times[nb], 20.0))
+        rows.append((f"run {nb.relative_to(NOTEBOOKS)}", times[nb], 20.0))
     total = sum(times.values())
     rows.append(("median notebook run", statistics.median(times.values()) if times else 0, 6.0))
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,11 +118,12 @@ def bench(out=sys.stdout) -> int:
     rows.append(("clean book build", clean, 1.3 * total + 30))
     rows.append(("no-op book rebuild", noop, 10.0))
     failed = 0
-    print(f"{'measure':<62} {'seconds':>8} {'budget':>8}  verdict", file=out)
+    width = max(len(label) for label, _, _ in rows)
+    print(f"{'measure':<{width}} {'seconds':>8} {'budget':>8}  verdict", file=out)
     for label, seconds, budget in rows:
         ok = seconds <= budget
         failed += not ok
-        print(f"{label:<62} {seconds:8.1f} {budget:8.1f}  {'ok' if ok else 'OVER'}", file=out)
+        print(f"{label:<{width}} {seconds:8.1f} {budget:8.1f}  {'ok' if ok else 'OVER'}", file=out)
     report = ROOT / "_build" / "bench.json"
     report.parent.mkdir(exist_ok=True)
     report.write_text(json.dumps([{"measure": r[0], "seconds": r[1], "budget": r[2]} for r in rows], indent=1))
