@@ -33,27 +33,30 @@ def embedded_env() -> dict:
     return env
 
 
-def execute(path: Path, *, env: dict | None = None) -> float:
-    """Run ``path`` top to bottom in a fresh kernel on the embedded services and store
-    the outputs in place. Returns the run time in seconds."""
+def _run(nb, directory: Path, env: dict | None = None) -> float:
+    """Execute ``nb`` in a fresh kernel started in ``directory`` with ``env`` (default: the
+    embedded services). Outputs go into ``nb``; returns the run time in seconds."""
     from nbclient import NotebookClient
 
-    path = Path(path).resolve()
-    nb = nbformat.read(path, as_version=4)
     saved = dict(os.environ)
     os.environ.clear()
-    os.environ.update(env or embedded_env())
+    os.environ.update(env or embedded_env())  # the kernel inherits this environment
     try:
-        client = NotebookClient(
-            nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
-            record_timing=False, resources={"metadata": {"path": str(path.parent)}},
-        )
+        client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
+                                record_timing=False, resources={"metadata": {"path": str(directory)}})
         start = time.perf_counter()
         client.execute()
-        elapsed = time.perf_counter() - start
+        return time.perf_counter() - start
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def execute(path: Path, *, env: dict | None = None) -> float:
+    """Run ``path`` top to bottom on the embedded services and store the outputs in place."""
+    path = Path(path).resolve()
+    nb = nbformat.read(path, as_version=4)
+    elapsed = _run(nb, path.parent, env)
     normalise(nb)
     nbformat.write(nb, path)
     return elapsed
@@ -74,25 +77,26 @@ def normalise(nb) -> None:
         cell.metadata.pop("lines_to_next_cell", None)
         if cell.cell_type == "code":
             cell.metadata.pop("collapsed", None)
+            cell.outputs = _coalesce_streams(cell.outputs)
+
+
+def _coalesce_streams(outputs) -> list:
+    """Join consecutive writes to one stream: how prints are split up varies from run to run."""
+    merged = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (last is not None and out.output_type == "stream" and last.output_type == "stream"
+                and last.name == out.name):
+            last.text += out.text
+        else:
+            merged.append(out)
+    return merged
 
 
 def run_time(path: Path) -> float:
-    """Execute a copy of ``path`` in a temp dir (the source is untouched); seconds."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(embedded_env())
-    try:
-        client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                resources={"metadata": {"path": str(Path(path).parent)}})
-        start = time.perf_counter()
-        client.execute()
-        return time.perf_counter() - start
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    """Seconds to run ``path`` top to bottom; the file itself is left untouched."""
+    path = Path(path).resolve()
+    return _run(nbformat.read(path, as_version=4), path.parent)
 
 
 def bench(out=sys.stdout) -> int:

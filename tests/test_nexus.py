@@ -363,3 +363,20 @@ def test_csv_writers(tmp_path):
     assert len(users_csv.read_text().splitlines()) == 6
     with pytest.raises(ValueError):
         datasets.write_users_csv(tmp_path / "bad.csv", rows=-1)
+
+
+def test_normalise_joins_split_stream_writes_and_drops_run_metadata():
+    import nbformat
+
+    from nexus.notebooks import normalise
+
+    nb = nbformat.v4.new_notebook(metadata={"papermill": {}, "language_info": {"name": "python", "version": "3.11.7"}})
+    cell = nbformat.v4.new_code_cell("print('a'); print('b')", metadata={"execution": {}, "papermill": {}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\nb\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="warn\n")]
+    nb.cells.append(cell)
+    normalise(nb)
+    assert [(o.name, o.text) for o in nb.cells[0].outputs] == [("stdout", "a\nb\n"), ("stderr", "warn\n")]
+    assert "papermill" not in nb.metadata and "version" not in nb.metadata["language_info"]
+    assert nb.cells[0].metadata == {}
