@@ -8,16 +8,25 @@ JOBS   ?= 2
 NB     ?=
 
 # Stored outputs and strict checks always use the embedded services.
-SERVICE_VARS := NEXUS_DATABASE_URL NEXUS_REDIS_URL NEXUS_BROKER_URL NEXUS_RESULT_BACKEND
+SERVICE_VARS := NEXUS_DATABASE_URL NEXUS_REDIS_URL NEXUS_BROKER_URL NEXUS_RESULT_BACKEND \
+                NEXUS_MEMCACHED_URL NEXUS_CONTAINER_BUILDER NEXUS_BASE_IMAGE NEXUS_CAPTURE
 EMBEDDED     := env $(foreach v,$(SERVICE_VARS),-u $(v))
 
-# The real services this project's machines run on loopback (override as needed).
-REAL_DATABASE_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
-REAL_REDIS_URL    ?= redis://127.0.0.1:6379/0
-REAL_BROKER_URL   ?= amqp://guest:guest@127.0.0.1:5672//
-REAL_RESULTS_URL  ?= redis://127.0.0.1:6379/1
+# The real services this project's machines run on loopback (override as needed; set one to
+# an empty value to keep that service embedded). .ci/run starts memcached, installs buildah and
+# builds the local base image first (see .ci/base-image).
+REAL_DATABASE_URL  ?= mysql+pymysql://root@127.0.0.1:3306/test
+REAL_REDIS_URL     ?= redis://127.0.0.1:6379/0
+REAL_BROKER_URL    ?= amqp://guest:guest@127.0.0.1:5672//
+REAL_RESULTS_URL   ?= redis://127.0.0.1:6379/1
+REAL_MEMCACHED_URL ?= 127.0.0.1:11211
+REAL_BUILDER       ?= buildah
+REAL_BASE_IMAGE    ?= localhost/nexus-python:3.11
+REAL_CAPTURE       ?= live
 REAL := NEXUS_DATABASE_URL=$(REAL_DATABASE_URL) NEXUS_REDIS_URL=$(REAL_REDIS_URL) \
-        NEXUS_BROKER_URL=$(REAL_BROKER_URL) NEXUS_RESULT_BACKEND=$(REAL_RESULTS_URL)
+        NEXUS_BROKER_URL=$(REAL_BROKER_URL) NEXUS_RESULT_BACKEND=$(REAL_RESULTS_URL) \
+        NEXUS_MEMCACHED_URL=$(REAL_MEMCACHED_URL) NEXUS_CONTAINER_BUILDER=$(REAL_BUILDER) \
+        NEXUS_BASE_IMAGE=$(REAL_BASE_IMAGE) NEXUS_CAPTURE=$(REAL_CAPTURE)
 
 NBVAL := --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with tests/nbval_sanitize.cfg
 

@@ -127,3 +127,32 @@ async def acheck(reader, reference, cases, *, name: str | None = None, compare=N
         )
         return
     print(f"{name}: all {len(cases)} cases pass with your solution.")
+
+
+def check_prediction(prediction, measured, *, model, tolerance: float = 0.0, what: str = "the result") -> bool:
+    """Predict, run, explain: compare the reader's recorded ``prediction`` with ``measured``.
+
+    ``model`` is what the chapter's own explanation predicts for the same run; it is always
+    checked against ``measured`` (within the relative ``tolerance``), so CI proves that the
+    reasoning the chapter teaches matches what really happens, and raises CheckFailed if not.
+    A wrong prediction is not an error: the verdict says so, and the reader writes down why.
+    Returns whether the reader's prediction was within tolerance (False while it is None).
+    """
+    def close(a, b) -> bool:
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return abs(a - b) <= tolerance * max(abs(b), 1e-12)
+        return a == b
+
+    if not close(measured, model):
+        raise CheckFailed(f"{what}: measured {measured!r}, but the chapter's reasoning predicts {model!r}")
+    if prediction is None:
+        print(f"{what}: measured {measured!r}. Record your prediction before the run next time "
+              "(it is None), then compare.")
+        return False
+    within = close(prediction, measured)
+    verdict = "matches" if within else "does not match"
+    margin = f" (tolerance ±{tolerance:.0%})" if tolerance else ""
+    print(f"{what}: you predicted {prediction!r}, the run measured {measured!r}: your prediction {verdict}{margin}.")
+    if not within:
+        print("Find the step in your reasoning that differs from the run, and write it down.")
+    return within

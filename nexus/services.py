@@ -1,15 +1,18 @@
 """Which backing services a notebook talks to, and whether they answer.
 
-Every chapter runs with nothing installed: SQLite, fakeredis and Celery's filesystem
-transport stand in for the real servers. Setting one of the ``NEXUS_*`` variables below
-switches that service to a real server. A variable that is set but points at a server
-that does not answer is an error, raised within ``CHECK_SECONDS``; it never falls back.
+Every chapter runs with nothing installed: SQLite, fakeredis, Celery's filesystem
+transport and pymemcache's mock client stand in for the real servers, no image is built
+and packet captures come from a file. Setting one of the ``NEXUS_*`` variables below
+switches that service to the real thing. A variable that is set but names something that
+does not answer is an error, raised within ``CHECK_SECONDS``; it never falls back.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +23,10 @@ VARIABLES = {
     "redis": "NEXUS_REDIS_URL",
     "broker": "NEXUS_BROKER_URL",
     "result_backend": "NEXUS_RESULT_BACKEND",
+    "memcached": "NEXUS_MEMCACHED_URL",
+    "container_builder": "NEXUS_CONTAINER_BUILDER",
+    "base_image": "NEXUS_BASE_IMAGE",
+    "capture": "NEXUS_CAPTURE",
 }
 
 EMBEDDED = {
@@ -27,13 +34,24 @@ EMBEDDED = {
     "redis": "fakeredis (one shared in-process FakeServer)",
     "broker": "kombu filesystem:// transport in the workspace's temp dir",
     "result_backend": "db+sqlite:/// file in the workspace's temp dir",
+    "memcached": "pymemcache MockMemcacheClient (in-process)",
+    "container_builder": "no builder: contexts computed with the Docker SDK, Dockerfiles linted",
+    "base_image": "python:3.11-slim (named in Dockerfiles; nothing is pulled)",
+    "capture": "the real capture committed in data/",
 }
+
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
+BUILDERS = ("docker", "podman", "buildah")
 
 EXAMPLES = {
     "database": "mysql+pymysql://root@127.0.0.1:3306/test",
     "redis": "redis://127.0.0.1:6379/0",
     "broker": "amqp://guest:guest@127.0.0.1:5672//",
     "result_backend": "redis://127.0.0.1:6379/1",
+    "memcached": "memcache://127.0.0.1:11211",
+    "container_builder": "buildah",
+    "base_image": "localhost/nexus-python:3.11",
+    "capture": "live",
 }
 
 # A check must finish, pass or fail, well inside five seconds.
@@ -152,8 +170,117 @@ def _probe_amqp(url: str, variable: str) -> str:
         return f"{product} {props.get('version', '')}".strip()
 
 
+def memcached_address(url: str) -> tuple[str, int]:
+    """``memcache://host:port`` or a bare ``host:port`` as a (host, port) pair."""
+    variable = VARIABLES["memcached"]
+    text = url if "://" in url else f"memcache://{url}"
+    parts, port = _split(text, ("memcache", "memcached"), variable)
+    return parts.hostname, port or 11211
+
+
+def _probe_memcached(url: str) -> str:
+    from pymemcache.client.base import Client
+
+    client = Client(memcached_address(url), connect_timeout=_CONNECT_SECONDS, timeout=_CONNECT_SECONDS)
+    try:
+        return f"memcached {client.version().decode()}"
+    finally:
+        client.close()
+
+
+def _run_quietly(args: list[str]) -> str:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=_CONNECT_SECONDS)
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"exit code {result.returncode}")
+    return result.stdout.strip()
+
+
+def _probe_builder(value: str) -> str:
+    variable = VARIABLES["container_builder"]
+    if value not in BUILDERS:
+        raise ServiceUnavailable(
+            f"{variable}={value!r} is not a builder this project drives; use one of {', '.join(BUILDERS)} "
+            f"(example: {EXAMPLES['container_builder']}), or unset it to compute contexts without building."
+        )
+    if shutil.which(value) is None:
+        raise ServiceUnavailable(
+            f"{variable}={value} but no `{value}` program is on PATH. Fix: install it (Debian: "
+            f"apt-get install {value}), or unset {variable} to compute contexts without building."
+        )
+    if value == "docker":
+        return "docker " + _run_quietly(["docker", "version", "--format", "{{.Server.Version}}"])
+    return _run_quietly([value, "--version"])
+
+
+def _probe_base_image(image: str) -> str:
+    builder = configured("container_builder")
+    if builder is None:
+        return f"{image} (named only: no builder configured)"
+    check = {"buildah": ["buildah", "--storage-driver", "vfs", "inspect", "--type", "image",
+                         "--format", "{{.FromImageID}}", image],
+             "podman": ["podman", "image", "inspect", "--format", "{{.Id}}", image],
+             "docker": ["docker", "image", "inspect", "--format", "{{.Id}}", image]}[builder]
+    try:
+        image_id = _run_quietly(check)
+    except Exception as exc:
+        raise ServiceUnavailable(
+            f"NEXUS_BASE_IMAGE={image} is not an image {builder} has locally ({exc}). Fix: build it "
+            "(`bash .ci/base-image` makes localhost/nexus-python:3.11 from a Debian rootfs), or "
+            f"unset NEXUS_BASE_IMAGE to use {DEFAULT_BASE_IMAGE}."
+        ) from exc
+    return f"{image} {image_id[:12]}"
+
+
+def capture_tools() -> list[str]:
+    """The packet-capture programs on PATH."""
+    return [tool for tool in ("tcpdump", "tshark") if shutil.which(tool)]
+
+
+def can_capture() -> tuple[bool, str]:
+    """Whether a live loopback capture is possible here, and why (root/CAP_NET_RAW and a tool)."""
+    tools = capture_tools()
+    privileged = os.geteuid() == 0 or _has_cap_net_raw()
+    if not tools:
+        return False, "neither tcpdump nor tshark is installed (Debian: apt-get install tcpdump tshark)"
+    if not privileged:
+        return False, "capturing needs root or CAP_NET_RAW, and this process has neither"
+    who = "root" if os.geteuid() == 0 else "CAP_NET_RAW"
+    return True, f"{who}, {' and '.join(tools)}"
+
+
+def _has_cap_net_raw() -> bool:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) & (1 << 13))
+    except OSError:
+        pass
+    return False
+
+
+def _probe_capture(value: str) -> str:
+    variable = VARIABLES["capture"]
+    if value != "live":
+        raise ServiceUnavailable(f"{variable}={value!r}: the only value is 'live'; unset it to analyse "
+                                 "the committed capture.")
+    ok, why = can_capture()
+    if not ok:
+        raise ServiceUnavailable(f"{variable}=live, but live capture is not possible here: {why}. "
+                                 f"Fix: run as root with tcpdump installed, or unset {variable}.")
+    return f"live capture ({why})"
+
+
 def _probe_real(service: str, url: str) -> str:
     variable = VARIABLES[service]
+    if service == "memcached":
+        return _probe_memcached(url)
+    if service == "container_builder":
+        return _probe_builder(url)
+    if service == "base_image":
+        return _probe_base_image(url)
+    if service == "capture":
+        return _probe_capture(url)
     if service == "database":
         return _probe_mysql(url, variable)
     if service == "redis":
@@ -171,11 +298,31 @@ def _probe_embedded(service: str) -> str:
     if service == "redis":
         import fakeredis
 
-        from nexus.workspace import fake_redis_server
-
         fakeredis.FakeRedis(server=fake_redis_server()).ping()
         return f"fakeredis {_version('fakeredis')}"
+    if service == "memcached":
+        return f"pymemcache {_version('pymemcache')} mock client"
+    if service == "container_builder":
+        return f"Docker SDK {_version('docker')} context code"
+    if service == "base_image":
+        return DEFAULT_BASE_IMAGE
+    if service == "capture":
+        ok, why = can_capture()
+        return f"committed capture (live {'possible' if ok else 'not possible'}: {why})"
     return f"kombu {_version('kombu')} filesystem transport"
+
+
+_FAKE_SERVER = None
+
+
+def fake_redis_server():
+    """The one FakeServer every embedded Redis client in this process shares."""
+    global _FAKE_SERVER
+    if _FAKE_SERVER is None:
+        import fakeredis
+
+        _FAKE_SERVER = fakeredis.FakeServer()
+    return _FAKE_SERVER
 
 
 def _version(dist: str) -> str:
@@ -205,6 +352,11 @@ def _with_deadline(fn, seconds: float):
 
 
 def _import_driver(service: str, url: str | None) -> None:
+    if service in ("container_builder", "base_image", "capture"):
+        return
+    if service == "memcached":
+        __import__("pymemcache")
+        return
     try:
         if not url:
             __import__("fakeredis" if service == "redis" else "kombu")
@@ -272,14 +424,14 @@ def doctor(stream=None) -> int:
 
     stream = stream or sys.stdout
     results = [probe(service) for service in VARIABLES]
-    header = f"{'service':<15} {'mode':<9} {'status':<12} {'version':<32} {'latency':>9}  target"
+    header = f"{'service':<17} {'mode':<9} {'status':<12} {'version':<32} {'latency':>9}  target"
     print(header, file=stream)
     print("-" * len(header), file=stream)
     for r in results:
         status = "ok" if r.reachable else "UNREACHABLE"
         latency = f"{r.latency_ms:7.1f} ms" if r.latency_ms is not None else "        -"
         print(
-            f"{r.service:<15} {r.mode:<9} {status:<12} {r.version[:32]:<32} {latency:>9}  {r.target}",
+            f"{r.service:<17} {r.mode:<9} {status:<12} {r.version[:32]:<32} {latency:>9}  {r.target}",
             file=stream,
         )
     failed = [r for r in results if not r.reachable]

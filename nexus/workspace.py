@@ -9,28 +9,21 @@ Run-Alls in one kernel, never see each other's data.
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 import uuid
 import weakref
 from pathlib import Path
 
 from nexus import services
-
-_FAKE_SERVER = None
-
-
-def fake_redis_server():
-    """The one FakeServer every embedded Redis client in this process shares."""
-    global _FAKE_SERVER
-    if _FAKE_SERVER is None:
-        import fakeredis
-
-        _FAKE_SERVER = fakeredis.FakeServer()
-    return _FAKE_SERVER
+from nexus.services import fake_redis_server
 
 
 def _slug(name: str) -> str:
@@ -63,12 +56,34 @@ class Workspace:
         modes = ", ".join(f"{s}={services.mode(s)}" for s in services.VARIABLES)
         return f"<Workspace {self.name}: {modes}>"
 
-    def describe(self) -> None:
-        """Print which backend each service uses in this run."""
-        for service, variable in services.VARIABLES.items():
+    def describe(self, *used: str) -> None:
+        """Print which backend each service this chapter uses runs on (all of them if none named)."""
+        unknown = set(used) - set(services.VARIABLES)
+        if unknown:
+            raise ValueError(f"unknown services {sorted(unknown)}; choose from {list(services.VARIABLES)}")
+        for service in used or services.VARIABLES:
+            variable = services.VARIABLES[service]
             url = services.configured(service)
             where = services.mask(url) if url else services.EMBEDDED[service]
-            print(f"{service:<15} {services.mode(service):<9} {where}   ({variable})")
+            print(f"{service:<17} {services.mode(service):<9} {where}   ({variable})")
+
+    # -- files other processes import ------------------------------------------------
+    def importable(self, folder: Path | str | None = None) -> Path:
+        """Put ``folder`` (default: the workspace) on ``sys.path`` until the workspace closes,
+        so modules written there with ``%%writefile`` import in this kernel too."""
+        folder = str(folder or self.path)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+            def forget():
+                if folder in sys.path:
+                    sys.path.remove(folder)
+                for name, module in list(sys.modules.items()):
+                    if (getattr(module, "__file__", None) or "").startswith(folder):
+                        del sys.modules[name]
+
+            self._cleanups.append(forget)
+        return Path(folder)
 
     # -- relational database -----------------------------------------------------
     @property
@@ -180,6 +195,24 @@ class Workspace:
             client.delete(*keys)
         client.close()
 
+    # -- Memcached ---------------------------------------------------------------
+    def memcached(self):
+        """A memcached client: pymemcache's in-process mock when embedded, the server otherwise.
+
+        Keys should be made with ``ws.key(...)``; memcached cannot list keys, so each run's
+        keys simply expire or are overwritten by nobody else.
+        """
+        url = services.configured("memcached")
+        if url is None:
+            from pymemcache.test.utils import MockMemcacheClient
+
+            return MockMemcacheClient()
+        from pymemcache.client.base import Client
+
+        client = Client(services.memcached_address(url), connect_timeout=3, timeout=10)
+        self._cleanups.append(client.close)
+        return client
+
     # -- Celery ------------------------------------------------------------------
     def celery_config(self) -> dict:
         """Celery settings for this run: broker, result backend and a private queue."""
@@ -208,6 +241,61 @@ class Workspace:
             }
         return config
 
+    def write_celery_config(self, module: str = "celeryconfig", **overrides) -> Path:
+        """Write this run's Celery settings as ``<module>.py`` in the workspace, for a worker
+        process to load with ``app.config_from_object("celeryconfig")``. Returns the path."""
+        config = {**self.celery_config(), **overrides}
+        lines = ['"""Celery settings for this run, written by nexus.Workspace.write_celery_config()."""', ""]
+        lines += [f"{key} = {value!r}" for key, value in config.items()]
+        path = self.path / f"{module}.py"
+        path.write_text("\n".join(lines) + "\n")
+        self.importable()
+        return path
+
+    def celery_worker(self, app: str, *, concurrency: int = 1, queues: list[str] | None = None,
+                      pool: str = "prefork", loglevel: str = "INFO", extra: tuple = (),
+                      name: str = "worker", ready_timeout: float = 30.0) -> subprocess.Popen:
+        """Start a real ``celery worker`` process for ``app`` (a module in the workspace, e.g.
+        ``"tasks"``), wait until it is ready, and stop it when the workspace closes.
+
+        Its log goes to ``ws.path / f"{name}.log"``. The worker is shut down through Celery's
+        remote control first (fast), then SIGTERM, then SIGKILL.
+        """
+        log = self.path / f"{name}.log"
+        queue_names = queues or [self.celery_config()["task_default_queue"]]
+        node = f"{name}-{self.run_id}@%h"
+        args = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool", pool,
+                "--concurrency", str(concurrency), "--loglevel", loglevel, "-n", node,
+                "-Q", ",".join(queue_names), "--without-gossip", "--without-mingle",
+                "--logfile", str(log), *extra]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.path), os.environ.get("PYTHONPATH", "")])}
+        for variable in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+            env.pop(variable, None)  # they would silently override the app's own broker
+        proc = subprocess.Popen(args, cwd=self.path, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        if services.configured("broker"):
+            self._cleanups.append(lambda: self._delete_queues(queue_names))
+        # Teardown only: a cold shutdown (SIGQUIT), then SIGKILL for the pool children.
+        self._cleanups.append(lambda: _stop_process_group(proc, timeout=1, first=signal.SIGQUIT))
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited with {proc.returncode}:\n{_tail(log)}")
+            if log.exists() and " ready." in log.read_text(errors="replace"):
+                return proc
+            time.sleep(0.05)
+        _stop_process_group(proc, timeout=5)
+        raise TimeoutError(f"celery worker not ready after {ready_timeout:g} s:\n{_tail(log)}")
+
+    def _delete_queues(self, names) -> None:
+        """Remove this run's queues from a real broker (the embedded broker lives in the temp dir)."""
+        from kombu import Connection
+
+        with Connection(services.configured("broker"), connect_timeout=3) as conn:
+            channel = conn.default_channel
+            for name in names:
+                channel.queue_delete(name)
+
     # -- processes ---------------------------------------------------------------
     def spawn(self, args, **popen_kwargs) -> subprocess.Popen:
         """Start a subprocess that is stopped (SIGTERM, then SIGKILL) when the workspace closes."""
@@ -223,6 +311,23 @@ class Workspace:
                     proc.wait()
 
         self._cleanups.append(stop)
+        return proc
+
+    def serve(self, args, *, port: int, name: str = "server", ready_timeout: float = 15.0,
+              **popen_kwargs) -> subprocess.Popen:
+        """Start a server process that listens on 127.0.0.1:``port``, wait until it accepts
+        connections, and stop it (its whole process group) when the workspace closes.
+        Its output goes to ``ws.path / f"{name}.log"``."""
+        log = open(self.path / f"{name}.log", "ab")
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                **popen_kwargs)
+        self._cleanups.append(log.close)
+        self._cleanups.append(lambda: _stop_process_group(proc, timeout=10))
+        try:
+            wait_for_port(port, timeout=ready_timeout, process=proc)
+        except Exception as exc:
+            _stop_process_group(proc, timeout=5)
+            raise RuntimeError(f"{name} did not start: {exc}\n{_tail(self.path / f'{name}.log')}") from exc
         return proc
 
     def on_close(self, fn) -> None:
@@ -253,3 +358,52 @@ class Workspace:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", *, timeout: float = 10.0, process=None) -> float:
+    """Block until ``host:port`` accepts a TCP connection; returns the seconds waited.
+
+    Raises TimeoutError after ``timeout`` s, or RuntimeError at once if ``process`` exits first.
+    """
+    start = time.monotonic()
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return time.monotonic() - start
+        except OSError:
+            pass
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process exited with {process.returncode} before {host}:{port} opened")
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"nothing accepted connections on {host}:{port} within {timeout:g} s")
+        time.sleep(0.02)
+
+
+def _stop_process_group(proc: subprocess.Popen, timeout: float, first=signal.SIGTERM) -> None:
+    """Send ``first`` (SIGTERM) to the process, then SIGKILL its whole group if it has not
+    exited within ``timeout``. (A Celery worker stops at once on SIGQUIT, its cold shutdown.)"""
+    if proc.poll() is None:
+        proc.send_signal(first)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever the process left behind in its group
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
