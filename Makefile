@@ -63,7 +63,7 @@ test-services: $(STAMP)
 check: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make check NB=notebooks/<part>/NN_name.ipynb"; exit 2; }
 	$(EMBEDDED) NB=$(NB) $(BIN)/pytest -q -p no:cacheprovider tests/test_structure.py \
-		tests/test_papermill.py::test_runs_with_the_small_parameter_set -k "not in_the_toc"
+		tests/test_papermill.py::test_runs_twice_in_one_kernel_with_the_small_parameter_set -k "not in_the_toc"
 	$(EMBEDDED) $(BIN)/pytest -q -p no:cacheprovider --nbval $(NBVAL) $(NB)
 	$(REAL) $(BIN)/pytest -q -p no:cacheprovider --nbval-lax $(NBVAL) $(NB)
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_structure.py -k "in_the_toc"

@@ -93,6 +93,94 @@ def _coalesce_streams(outputs) -> list:
     return merged
 
 
+def run_twice(path: Path, parameters: dict | None = None) -> dict:
+    """Run every cell of ``path`` twice in ONE kernel (a reader pressing Run All again), with
+    ``parameters`` injected after the parameters cell as papermill does. Returns what a test
+    needs to judge the run: the seconds of each pass, the repository files the runs created or
+    changed, and any process started by the kernel that is still alive after it shut down.
+    """
+    import uuid
+
+    import psutil
+    from nbclient import NotebookClient
+    from papermill.parameterize import parameterize_notebook
+
+    path = Path(path).resolve()
+    nb = nbformat.read(path, as_version=4)
+    if parameters:
+        for cell in nb.cells:
+            cell.metadata.setdefault("tags", [])
+        nb.metadata.setdefault("papermill", {})
+        nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
+    tag = f"nexus-run-{uuid.uuid4().hex}"
+    before = _tree_state()
+    env = {**embedded_env(), "NEXUS_RUN_TAG": tag}
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    seconds = []
+    descendants = []
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
+                            record_timing=False, resources={"metadata": {"path": str(path.parent)}})
+    try:
+        with client.setup_kernel():
+            for _ in range(2):
+                start = time.perf_counter()
+                for index, cell in enumerate(client.nb.cells):
+                    client.execute_cell(cell, index)
+                seconds.append(time.perf_counter() - start)
+            kernel_pid = client.km.provisioner.process.pid
+            descendants = [f"{p.pid} {' '.join(p.cmdline())[:120]}"
+                           for p in psutil.Process(kernel_pid).children(recursive=True) if _alive(p)]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    time.sleep(0.5)  # let the kernel's process group finish exiting
+    survivors = [f"{pid} {cmd}" for pid, cmd in _processes_tagged(tag)]
+    changed = sorted(set(_tree_state()) - set(before))
+    return {"seconds": seconds, "changed": changed, "children_at_end": descendants,
+            "survivors": survivors}
+
+
+def _alive(proc) -> bool:
+    try:
+        return proc.status() != "zombie"
+    except Exception:
+        return False
+
+
+def _tree_state() -> list[str]:
+    """Every file under the repository (ignored ones too, but not build or cache folders), with
+    its modification time: new or changed entries show what a run wrote into the tree."""
+    skip = {".git", ".venv", "_build", ".pytest_cache", ".ruff_cache", ".jupyter_cache", "node_modules"}
+    state = []
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in skip and d != "__pycache__"]
+        for name in files:
+            full = Path(folder) / name
+            try:
+                state.append(f"{full.relative_to(ROOT)} {full.stat().st_mtime_ns}")
+            except OSError:
+                continue
+    return state
+
+
+def _processes_tagged(tag: str) -> list[tuple[int, str]]:
+    """Processes whose environment carries ``tag`` (children inherit it, daemons included)."""
+    found = []
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            if tag.encode() in (entry / "environ").read_bytes():
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append((int(entry.name), cmd[:120]))
+        except OSError:
+            continue
+    return found
+
+
 def run_time(path: Path) -> float:
     """Seconds to run ``path`` top to bottom; the file itself is left untouched."""
     path = Path(path).resolve()

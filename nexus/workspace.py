@@ -229,13 +229,14 @@ class Workspace:
             config["broker_url"] = broker
         else:
             folder = self.path / "broker"
-            for sub in ("queue", "processed"):
+            for sub in ("queue", "processed", "control"):
                 (folder / sub).mkdir(parents=True, exist_ok=True)
             config["broker_url"] = "filesystem://"
             config["broker_transport_options"] = {
                 "data_folder_in": str(folder / "queue"),
                 "data_folder_out": str(folder / "queue"),
                 "processed_folder": str(folder / "processed"),
+                "control_folder": str(folder / "control"),  # default "control" is relative to the cwd
                 "store_processed": False,
                 "polling_interval": 0.1,
             }

@@ -380,3 +380,156 @@ def test_normalise_joins_split_stream_writes_and_drops_run_metadata():
     assert [(o.name, o.text) for o in nb.cells[0].outputs] == [("stdout", "a\nb\n"), ("stderr", "warn\n")]
     assert "papermill" not in nb.metadata and "version" not in nb.metadata["language_info"]
     assert nb.cells[0].metadata == {}
+
+
+# -- the newer services: memcached, container builder, base image, capture -------------
+def test_memcached_addresses_and_a_closed_port_fail_fast(monkeypatch, closed_port):
+    assert services.memcached_address("127.0.0.1:11211") == ("127.0.0.1", 11211)
+    assert services.memcached_address("memcache://cache") == ("cache", 11211)
+    monkeypatch.setenv("NEXUS_MEMCACHED_URL", f"127.0.0.1:{closed_port}")
+    start = time.perf_counter()
+    with pytest.raises(ServiceUnavailable, match="NEXUS_MEMCACHED_URL"):
+        services.require("memcached")
+    assert time.perf_counter() - start < 5
+
+
+def test_memcached_never_answering_fails_within_five_seconds(monkeypatch, silent_server):
+    monkeypatch.setenv("NEXUS_MEMCACHED_URL", f"127.0.0.1:{silent_server}")
+    start = time.perf_counter()
+    with pytest.raises(ServiceUnavailable, match="NEXUS_MEMCACHED_URL"):
+        services.require("memcached")
+    assert time.perf_counter() - start < 5
+
+
+def test_embedded_memcached_is_the_mock_client():
+    with Workspace("mc") as ws:
+        client = ws.memcached()
+        client.set(ws.key("k"), b"v", expire=60)
+        assert client.get(ws.key("k")) == b"v"
+
+
+@pytest.mark.parametrize("value, fragment", [("dockr", "not a builder"), ("podman", "")])
+def test_an_unknown_or_missing_builder_is_named(monkeypatch, value, fragment):
+    monkeypatch.setenv("NEXUS_CONTAINER_BUILDER", value)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ServiceUnavailable) as err:
+        services.require("container_builder")
+    assert "NEXUS_CONTAINER_BUILDER" in str(err.value) and fragment in str(err.value)
+
+
+def test_base_image_without_a_builder_is_only_a_name(monkeypatch):
+    monkeypatch.setenv("NEXUS_BASE_IMAGE", "localhost/anything:1")
+    assert "named only" in services.require("base_image").version
+
+
+def test_capture_takes_only_live_and_reports_what_is_possible(monkeypatch):
+    ok, why = services.can_capture()
+    assert isinstance(ok, bool) and why
+    assert ("possible" if ok else "not possible") in services.probe("capture").version
+    monkeypatch.setenv("NEXUS_CAPTURE", "yes")
+    with pytest.raises(ServiceUnavailable, match="only value is 'live'"):
+        services.require("capture")
+
+
+def test_describe_prints_only_the_services_named(capsys):
+    with Workspace("describe") as ws:
+        ws.describe("redis")
+        out = capsys.readouterr().out
+        assert "NEXUS_REDIS_URL" in out and "NEXUS_DATABASE_URL" not in out
+        with pytest.raises(ValueError):
+            ws.describe("redsi")
+
+
+def test_importable_puts_the_workspace_on_sys_path_until_close():
+    ws = Workspace("importable")
+    (ws.path / "nexus_probe_module.py").write_text("VALUE = 42\n")
+    ws.importable()
+    import nexus_probe_module
+
+    assert nexus_probe_module.VALUE == 42
+    ws.close()
+    assert str(ws.path) not in sys.path and "nexus_probe_module" not in sys.modules
+
+
+def test_serve_waits_for_the_port_and_stops_the_server():
+    ws = Workspace("serve")
+    port = nexus.free_port()
+    proc = ws.serve([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
+    ws.close()
+    assert proc.poll() is not None
+    with pytest.raises(TimeoutError):
+        nexus.wait_for_port(port, timeout=0.3)
+
+
+def test_serve_reports_a_server_that_dies(tmp_path):
+    with Workspace("serve_dies") as ws, pytest.raises(RuntimeError, match="did not start"):
+        ws.serve([sys.executable, "-c", "raise SystemExit(3)"], port=nexus.free_port(), ready_timeout=5)
+
+
+@pytest.mark.slow
+def test_a_real_celery_worker_runs_a_task_and_is_stopped():
+    ws = Workspace("worker")
+    ws.write_celery_config()
+    (ws.path / "nexus_worker_tasks.py").write_text(
+        "from celery import Celery\napp = Celery('t')\napp.config_from_object('celeryconfig')\n\n"
+        "@app.task\ndef add(x, y):\n    return x + y\n")
+    import nexus_worker_tasks
+
+    proc = ws.celery_worker("nexus_worker_tasks", concurrency=1)
+    assert nexus_worker_tasks.add.delay(2, 3).get(timeout=20) == 5
+    nexus_worker_tasks.app.close()
+    ws.close()
+    assert proc.poll() is not None
+
+
+def test_check_prediction(capsys):
+    assert checks.check_prediction(None, 51, model=51, what="queries") is False
+    assert "Record your prediction" in capsys.readouterr().out
+    assert checks.check_prediction(50, 51, model=51, tolerance=0.05, what="queries") is True
+    assert checks.check_prediction(10, 51, model=51, tolerance=0.05, what="queries") is False
+    with pytest.raises(checks.CheckFailed, match="reasoning predicts"):
+        checks.check_prediction(None, 51, model=2, what="queries")
+
+
+def test_manual_clock():
+    clock = nexus.ManualClock(now=10)
+    assert clock() == 10 and clock.advance(2.5) == 12.5 and clock.sleep(0.5) == 13
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+
+
+def test_tools_come_from_the_environment():
+    assert Path(nexus.tool("hadolint")).exists()
+    with pytest.raises(FileNotFoundError, match="make venv"):
+        nexus.tool("no-such-tool-here")
+
+
+@pytest.mark.slow
+def test_run_twice_catches_leftover_processes_and_files_in_the_tree(tmp_path):
+    import nbformat
+
+    from nexus.notebooks import ROOT, run_twice
+
+    leak = ROOT / "nexus-run-twice-leak.txt"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("N = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import subprocess, pathlib\n"
+            f"pathlib.Path({str(leak)!r}).write_text('x')\n"
+            "subprocess.Popen(['bash', '-c', 'sleep 30 & disown'], start_new_session=True)\n"
+            "child = subprocess.Popen(['sleep', '30'])"),
+    ]
+    path = tmp_path / "leaky.ipynb"
+    nbformat.write(nb, path)
+    try:
+        result = run_twice(path, {"N": 2})
+    finally:
+        leak.unlink(missing_ok=True)
+        subprocess.run(["pkill", "-f", "^sleep 30$"], check=False)
+    assert len(result["seconds"]) == 2
+    assert any("nexus-run-twice-leak.txt" in entry for entry in result["changed"])
+    assert any("sleep 30" in entry for entry in result["children_at_end"])
+    assert any("sleep 30" in entry for entry in result["survivors"])

@@ -1,5 +1,6 @@
-"""Each chapter also runs with another, smaller parameter set (as papermill users will),
-and a misconfigured service stops a chapter at once with a message that says what to fix."""
+"""Each chapter runs twice in one kernel with a smaller parameter set (papermill's injection), as
+a reader pressing Run All again would; and a misconfigured service stops a chapter at once with a
+message that says what to fix."""
 
 from __future__ import annotations
 
@@ -9,20 +10,21 @@ import papermill
 import pytest
 from conftest import chapter_params, read
 
-from nexus.notebooks import chapters
+from nexus.notebooks import chapters, run_twice
 from nexus.services import VARIABLES
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("path", chapter_params())
-def test_runs_with_the_small_parameter_set(path, tmp_path, monkeypatch):
+def test_runs_twice_in_one_kernel_with_the_small_parameter_set(path, monkeypatch):
     for variable in VARIABLES.values():
         monkeypatch.delenv(variable, raising=False)
     small = read(path).metadata["nexus"]["small_parameters"]
-    papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters=small,
-                               cwd=str(path.parent), kernel_name="python3", progress_bar=False,
-                               execution_timeout=120)
+    result = run_twice(path, small)
+    assert not result["changed"], f"the runs wrote into the repository: {result['changed'][:10]}"
+    assert not result["children_at_end"], f"still running when the notebook ended: {result['children_at_end']}"
+    assert not result["survivors"], f"outlived the kernel: {result['survivors']}"
 
 
 def test_bad_service_url_fails_the_first_chapter_in_under_five_seconds(tmp_path, monkeypatch):

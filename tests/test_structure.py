@@ -186,3 +186,28 @@ def test_output_size_within_budget(path):
     nb = read(path)
     size = sum(len(str(out)) for c in nb.cells for out in c.get("outputs", []))
     assert size <= OUTPUT_BUDGET_BYTES, f"{path.name}: outputs are {size:,} bytes (budget {OUTPUT_BUDGET_BYTES:,})"
+
+
+@pytest.mark.parametrize("path", chapter_params())
+def test_every_figure_has_alt_text_and_a_caption(path):
+    missing = []
+    for cell in read(path).cells:
+        if cell.cell_type != "code" or not any("image/png" in out.get("data", {}) for out in cell.outputs):
+            continue
+        mystnb = cell.metadata.get("mystnb", {})
+        alt = mystnb.get("image", {}).get("alt", "")
+        caption = mystnb.get("figure", {}).get("caption", "")
+        if len(alt) < 40 or not caption:
+            missing.append(cell.source.splitlines()[0][:60] if cell.source else "(empty cell)")
+    assert not missing, (f"{path.name}: plots need metadata mystnb.image.alt (one sentence: what it shows and "
+                         f"the asserted bound) and mystnb.figure.caption: {missing}")
+
+
+@pytest.mark.parametrize("path", chapter_params())
+def test_reference_solutions_share_one_header(path):
+    hidden = [c for c in read(path).cells if c.cell_type == "code" and "hide-input" in _tags(c)
+              and c.metadata.get("jupyter", {}).get("source_hidden")]
+    wrong = [c.source.splitlines()[0][:60] for c in hidden
+             if not c.source.startswith(("# Reference solution", "# The self-check machinery"))]
+    assert not wrong, (f"{path.name}: hidden cells start with '# Reference solution' (or '# The self-check "
+                       f"machinery' for a check's own code): {wrong}")
