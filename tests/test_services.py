@@ -88,3 +88,27 @@ def test_workspace_deletes_only_its_own_redis_keys(monkeypatch):
     assert r.get("nexus-test-bystander") == "v"
     r.delete("nexus-test-bystander")
     r.close()
+
+
+need_memcached = pytest.mark.skipif(not port_open("127.0.0.1", 11211), reason="no memcached on 127.0.0.1:11211")
+
+
+@need_memcached
+def test_memcached_probe_and_a_round_trip(monkeypatch):
+    monkeypatch.setenv("NEXUS_MEMCACHED_URL", "127.0.0.1:11211")
+    assert services.require("memcached").version.startswith("memcached ")
+    with Workspace("live") as ws:
+        client = ws.memcached()
+        client.set(ws.key("k"), b"v", expire=30)
+        assert client.get(ws.key("k")) == b"v"
+        client.delete(ws.key("k"))
+
+
+def test_live_capture_probe_matches_what_this_machine_can_do(monkeypatch):
+    monkeypatch.setenv("NEXUS_CAPTURE", "live")
+    ok, why = services.can_capture()
+    if ok:
+        assert "live capture" in services.require("capture").version
+    else:
+        with pytest.raises(ServiceUnavailable, match="NEXUS_CAPTURE"):
+            services.require("capture")
