@@ -66,7 +66,9 @@ def test_notebook_names_are_numbered_in_reading_order():
 
 
 def _markdown(nb) -> str:
-    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    """The notebook's markdown, without fenced code blocks (a `# comment` there is not a heading)."""
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    return re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.M | re.S)
 
 
 def _headings(nb, level: int) -> list[str]:
@@ -129,7 +131,7 @@ def test_exercises_have_hints_hidden_solutions_and_checks(path):
     hints = sum(c.source.count("<details") for c in cells if c.cell_type == "markdown")
     hidden = [c for c in cells if c.cell_type == "code" and "hide-input" in _tags(c)
               and c.metadata.get("jupyter", {}).get("source_hidden")]
-    checks = [c for c in cells if c.cell_type == "code" and re.search(r"\ba?check\(", c.source)]
+    checks = [c for c in cells if c.cell_type == "code" and re.search(r"\b(a?check|check_prediction)\(", c.source)]
     stubs = [c for c in cells if c.cell_type == "code" and "NotImplementedError" in c.source]
     assert hints >= 2, f"{path.name}: at least 2 hints (<details> blocks) in Exercises"
     assert len(hidden) >= 2, f"{path.name}: at least 2 hidden reference solutions (hide-input + source_hidden)"
