@@ -38,9 +38,10 @@ def _run(nb, directory: Path, env: dict | None = None) -> float:
     embedded services). Outputs go into ``nb``; returns the run time in seconds."""
     from nbclient import NotebookClient
 
+    env = env or embedded_env()  # read before clearing: the kernel inherits this environment
     saved = dict(os.environ)
     os.environ.clear()
-    os.environ.update(env or embedded_env())  # the kernel inherits this environment
+    os.environ.update(env)
     try:
         client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
                                 record_timing=False, resources={"metadata": {"path": str(directory)}})

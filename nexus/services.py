@@ -188,8 +188,8 @@ def _probe_memcached(url: str) -> str:
         client.close()
 
 
-def _run_quietly(args: list[str]) -> str:
-    result = subprocess.run(args, capture_output=True, text=True, timeout=_CONNECT_SECONDS)
+def _run_quietly(args: list[str], timeout: float = _CONNECT_SECONDS) -> str:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines()
         raise RuntimeError(lines[-1] if lines else f"exit code {result.returncode}")
@@ -222,7 +222,7 @@ def _probe_base_image(image: str) -> str:
              "podman": ["podman", "image", "inspect", "--format", "{{.Id}}", image],
              "docker": ["docker", "image", "inspect", "--format", "{{.Id}}", image]}[builder]
     try:
-        image_id = _run_quietly(check)
+        image_id = _run_quietly(check, timeout=30)  # waits while another build holds the storage lock
     except Exception as exc:
         raise ServiceUnavailable(
             f"NEXUS_BASE_IMAGE={image} is not an image {builder} has locally ({exc}). Fix: build it "
@@ -379,7 +379,9 @@ def probe(service: str) -> Probe:
     started = time.perf_counter()
     try:
         if url:
-            version = _with_deadline(lambda: _probe_real(service, url), CHECK_SECONDS)
+            # Local tools may wait for a storage lock held by another build: that is not an outage.
+            deadline = 35.0 if service in ("container_builder", "base_image") else CHECK_SECONDS
+            version = _with_deadline(lambda: _probe_real(service, url), deadline)
         else:
             version = _probe_embedded(service)
     except Exception as exc:  # every failure becomes a readable Probe

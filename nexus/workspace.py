@@ -296,6 +296,7 @@ class Workspace:
             channel = conn.default_channel
             for name in names:
                 channel.queue_delete(name)
+                channel.exchange_delete(name)  # Celery declares an exchange named after each queue
 
     # -- processes ---------------------------------------------------------------
     def spawn(self, args, **popen_kwargs) -> subprocess.Popen:
