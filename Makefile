@@ -56,7 +56,8 @@ test: $(STAMP)
 	$(EMBEDDED) $(BIN)/pytest -n $(JOBS) --dist loadfile --nbval $(NBVAL)
 
 test-services: $(STAMP)
-	$(REAL) $(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax $(NBVAL) -m "services or not slow" \
+	$(REAL) $(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax $(NBVAL) --nbval-cell-timeout=300 \
+		-m "services or not slow" \
 		notebooks tests/test_services.py tests/test_containers.py
 
 # One notebook through every gate a chapter must pass, fastest first.

@@ -5,7 +5,7 @@ service configuration (embedded or real), throwaway workspaces, timing, the plot
 datasets and exercise self-checks.
 """
 
-from nexus import datasets, django_env
+from nexus import containers, datasets, django_env
 from nexus.bench import Timing, ameasure, measure, stopwatch, sweep
 from nexus.checks import Case, acheck, check, check_prediction
 from nexus.clock import ManualClock
@@ -24,6 +24,7 @@ __all__ = [
     "ameasure",
     "check",
     "check_prediction",
+    "containers",
     "datasets",
     "django_env",
     "doctor",
