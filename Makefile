@@ -58,7 +58,7 @@ test: $(STAMP)
 test-services: $(STAMP)
 	$(REAL) $(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax $(NBVAL) --nbval-cell-timeout=300 \
 		-m "services or not slow" \
-		notebooks tests/test_services.py tests/test_containers.py
+		notebooks tests/test_services.py
 
 # One notebook through every gate a chapter must pass, fastest first.
 check: $(STAMP)
