@@ -533,3 +533,22 @@ def test_run_twice_catches_leftover_processes_and_files_in_the_tree(tmp_path):
     assert any("nexus-run-twice-leak.txt" in entry for entry in result["changed"])
     assert any("sleep 30" in entry for entry in result["children_at_end"])
     assert any("sleep 30" in entry for entry in result["survivors"])
+
+
+def test_growth_plot_uses_plain_tick_labels_and_draws_guides():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    df = pd.DataFrame({"size": [10, 100, 1000] * 2, "seconds": [1e-5] * 3 + [1e-4, 1e-3, 1e-2],
+                       "variant": ["flat"] * 3 + ["linear"] * 3})
+    ax = nexus.growth_plot(df, guides=("O(1)", "O(n)"), anchor="linear")
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    assert "1,000" in labels and "0.001" in labels
+    assert not any("times" in s or "×" in s or "^" in s for s in labels), labels
+    guide = {line.get_label(): line for line in ax.get_lines()}["O(n) guide"]
+    assert list(guide.get_ydata()) == pytest.approx([1e-4, 1e-3, 1e-2])
+    with pytest.raises(ValueError, match="unknown guide"):
+        nexus.growth_plot(df, guides=("O(n^3)",))
