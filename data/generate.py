@@ -2,8 +2,11 @@
 
     python data/generate.py --users 1000 --out /tmp/nexus-data
 
-The generator lives in nexus/datasets.py; notebooks call it directly. Nothing is
-committed under data/ except this script: the data is rebuilt, byte for byte, from the seed.
+The generator lives in nexus/datasets.py; notebooks call it directly. None of this data is
+committed: it is rebuilt, byte for byte, from the seed. The only data committed under data/
+is the packet capture in data/captures/ (a pcap and the client's JSON record of the same
+run), which a program cannot rebuild byte for byte: data/capture.py records it afresh with
+tcpdump (root or CAP_NET_RAW) for the network-analysis chapter.
 """
 
 import argparse
