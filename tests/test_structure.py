@@ -14,6 +14,10 @@ from nexus.notebooks import ROOT, chapters
 
 REQUIRED_SECTIONS = ["Overview", "Prerequisites", "In production", "Exercises", "Summary",
                      "What's next", "Resources"]
+# Challenge chapters (DESIGN.md §4b) are debugging sessions: each failure they reproduce gets a
+# Symptom, Root cause, Diagnosis and Fix (as sections, or as sub-sections of one per failure).
+CHALLENGE_SECTIONS = ["Overview", "Prerequisites", "Lessons learned", "Exercises", "Summary", "Resources"]
+CHALLENGE_STEPS = ["Symptom", "Root cause", "Diagnosis", "Fix"]
 OUTPUT_BUDGET_BYTES = 600_000  # all outputs of one notebook, images included
 SECRET_PATTERNS = [
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
@@ -76,13 +80,19 @@ def _headings(nb, level: int) -> list[str]:
     return re.findall(rf"^{marks} (.+?)\s*$", _markdown(nb), flags=re.M)
 
 
-def check_anatomy(nb, name: str) -> None:
+def check_anatomy(nb, name: str, *, challenge: bool = False) -> None:
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), f"{name}: must open with an H1 title"
     assert len(_headings(nb, 1)) == 1, f"{name}: exactly one H1"
     sections = _headings(nb, 2)
+    if challenge:
+        body = _markdown(nb).split("## Prerequisites", 1)[-1].split("## Lessons learned", 1)[0]
+        steps = re.findall(r"^#{2,4} (.+?)\s*$", body, flags=re.M)
+        for step in CHALLENGE_STEPS:
+            assert any(h == step or h.startswith(step + ":") or h.startswith(step + " ") for h in steps), \
+                f"{name}: a challenge needs a '{step}' section (or sub-section) before Lessons learned"
     positions = []
-    for wanted in REQUIRED_SECTIONS:
+    for wanted in (CHALLENGE_SECTIONS if challenge else REQUIRED_SECTIONS):
         assert wanted in sections, f"{name}: missing '## {wanted}' section"
         positions.append(sections.index(wanted))
     assert positions == sorted(positions), f"{name}: sections out of order; expected {REQUIRED_SECTIONS}"
@@ -99,7 +109,7 @@ def check_anatomy(nb, name: str) -> None:
 
 @pytest.mark.parametrize("path", chapter_params())
 def test_chapter_anatomy(path):
-    check_anatomy(read(path), path.name)
+    check_anatomy(read(path), path.name, challenge="challenges" in path.parts)
 
 
 def test_template_has_the_anatomy():
