@@ -23,6 +23,15 @@ REAL_MEMCACHED_URL ?= 127.0.0.1:11211
 REAL_BUILDER       ?= buildah
 REAL_BASE_IMAGE    ?= localhost/nexus-python:3.11
 REAL_CAPTURE       ?= live
+# The final project (capstone/) reads the conventional variables of a Django project.
+CAPSTONE_MARIADB   ?= mysql://root@127.0.0.1:3306/test
+CAPSTONE_POSTGRES  ?= postgres://postgres@127.0.0.1:5432/test
+CAPSTONE_REDIS     ?= redis://127.0.0.1:6379/3
+CAPSTONE_BROKER    ?= amqp://guest:guest@127.0.0.1:5672//
+CAPSTONE_CLEAN := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u CELERY_RESULT_BACKEND \
+                  -u DJANGO_SETTINGS_MODULE COVERAGE_FILE=$(CURDIR)/_build/.coverage-capstone
+CAPSTONE_PYTEST := ../$(BIN)/pytest -q -p no:cacheprovider
+
 REAL := NEXUS_DATABASE_URL=$(REAL_DATABASE_URL) NEXUS_REDIS_URL=$(REAL_REDIS_URL) \
         NEXUS_BROKER_URL=$(REAL_BROKER_URL) NEXUS_RESULT_BACKEND=$(REAL_RESULTS_URL) \
         NEXUS_MEMCACHED_URL=$(REAL_MEMCACHED_URL) NEXUS_CONTAINER_BUILDER=$(REAL_BUILDER) \
@@ -30,11 +39,12 @@ REAL := NEXUS_DATABASE_URL=$(REAL_DATABASE_URL) NEXUS_REDIS_URL=$(REAL_REDIS_URL
 
 NBVAL := --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv book test test-services check lab execute bench doctor lint lock clean
+.PHONY: help venv book test test-capstone test-services check lab execute bench doctor lint lock clean
 
 help:
 	@echo "make book           build the HTML book into _build/html (runs every notebook)"
 	@echo "make test           unit, structure, strict nbval, papermill and -W book build tests"
+	@echo "make test-capstone  the final project's suite alone (no services)"
 	@echo "make test-services  the notebooks again against real MariaDB/Redis/RabbitMQ"
 	@echo "make lab            JupyterLab on this repository"
 	@echo "make execute [NB=path]  refresh stored outputs (all notebooks, or one)"
@@ -54,11 +64,22 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(EMBEDDED) $(BIN)/pytest -n $(JOBS) --dist loadfile --nbval $(NBVAL)
+	$(MAKE) --no-print-directory test-capstone
+
+# The final project's own suite, with no services: SQLite, local-memory cache, eager Celery.
+test-capstone: $(STAMP)
+	@mkdir -p _build
+	cd capstone && ../$(BIN)/ruff check .
+	cd capstone && $(CAPSTONE_CLEAN) $(CAPSTONE_PYTEST) --cov --cov-config=.coveragerc
 
 test-services: $(STAMP)
 	$(REAL) $(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax $(NBVAL) --nbval-cell-timeout=300 \
 		-m "services or not slow" \
 		notebooks tests/test_services.py
+	cd capstone && $(CAPSTONE_CLEAN) DATABASE_URL=$(CAPSTONE_MARIADB) REDIS_URL=$(CAPSTONE_REDIS) \
+		CELERY_BROKER_URL=$(CAPSTONE_BROKER) $(CAPSTONE_PYTEST)
+	cd capstone && $(CAPSTONE_CLEAN) DATABASE_URL=$(CAPSTONE_POSTGRES) REDIS_URL=$(CAPSTONE_REDIS) \
+		CELERY_BROKER_URL=$(CAPSTONE_BROKER) $(CAPSTONE_PYTEST)
 
 # One notebook through every gate a chapter must pass, fastest first.
 check: $(STAMP)
