@@ -223,3 +223,16 @@ def test_reference_solutions_share_one_header(path):
              if not c.source.startswith(("# Reference solution", "# The self-check machinery"))]
     assert not wrong, (f"{path.name}: hidden cells start with '# Reference solution' (or '# The self-check "
                        f"machinery' for a check's own code): {wrong}")
+
+
+@pytest.mark.parametrize("path", chapter_params())
+def test_exercises_include_a_predict_run_explain(path):
+    """DESIGN.md §3: the reader records a prediction, runs, and check_prediction compares."""
+    nb = read(path)
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
+    end = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Summary" in c.source)
+    cells = nb.cells[start:end]
+    assert any(c.cell_type == "code" and "check_prediction(" in c.source for c in cells), \
+        f"{path.name}: no predict-run-explain exercise (a self-check calling nexus.check_prediction)"
+    assert any(c.cell_type == "markdown" and re.search(r"(?i)predict", c.source) for c in cells), \
+        f"{path.name}: the exercise text should ask the reader to predict before running"
