@@ -4,10 +4,12 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.http import JsonResponse
 
 
+# Not wrapped in ATOMIC_REQUESTS: opening a transaction needs the database, and liveness must not.
+@transaction.non_atomic_requests
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -37,6 +39,7 @@ def _check_broker() -> None:
 CHECKS = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
 
 
+@transaction.non_atomic_requests
 def readyz(request):
     results, ready = {}, True
     for name, check in CHECKS.items():

@@ -22,3 +22,10 @@ def test_readiness_fails_while_the_database_is_unreachable(client, monkeypatch):
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == {"status": "error", "error": "ConnectionRefusedError"}
     assert client.get("/healthz").status_code == 200  # alive, just not ready: no restart
+
+
+@pytest.mark.django_db
+def test_probes_do_not_open_a_transaction(client, django_assert_num_queries):
+    # ATOMIC_REQUESTS would open one for every view; liveness must answer while the database is down.
+    with django_assert_num_queries(0):
+        assert client.get("/healthz").status_code == 200
