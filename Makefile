@@ -98,6 +98,8 @@ execute: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m nexus bench
+	@mkdir -p _build
+	cd capstone && $(CAPSTONE_CLEAN) ../$(BIN)/python -m loadtest.run --json ../_build/capstone-load.json
 
 doctor: $(STAMP)
 	$(BIN)/python -m nexus doctor

@@ -56,8 +56,15 @@ def exception_handler(exc, context):
         details = {}
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             details = {"retry_after_seconds": int(exc.wait)}
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
-        response.data = error_body(code, str(exc.detail), details)
+        detail = exc.detail
+        if isinstance(detail, dict):  # simplejwt's InvalidToken: {"detail": ..., "code": ..., "messages": [...]}
+            details = {**details, **{k: v for k, v in detail.items() if k not in ("detail", "code")}}
+            message = str(detail.get("detail", exc.default_detail))
+            code = str(detail.get("code", exc.default_code))
+        else:
+            message = str(detail)
+            code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        response.data = error_body(code, message, details)
     return response
 
 

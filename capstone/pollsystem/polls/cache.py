@@ -30,6 +30,8 @@ def get_results(key: str):
 def set_results(key: str, results: dict, *, seconds_left: float | None = None) -> None:
     """Store results; an open poll's entry never outlives its expiry (its is_open would lie)."""
     timeout = settings.POLL_RESULTS_CACHE_SECONDS
+    if timeout <= 0:
+        return  # caching switched off
     if seconds_left is not None:
         timeout = max(1, min(timeout, int(seconds_left)))
     cache.set(key, results, timeout=timeout)

@@ -94,6 +94,7 @@ class TestVote:
         api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
         response = api_client.post(f"{POLLS}{poll.pk}/vote/", {"option_id": poll.options.first().pk})
         assert response.status_code == 401 and error_code(response) == "token_not_valid"
+        assert response.json()["error"]["message"] == "Given token not valid for any token type"
 
     def test_unknown_poll_is_404(self, auth_client):
         response = auth_client.post(f"{POLLS}999999/vote/", {"option_id": 1})

@@ -1,0 +1,1 @@
+"""A bounded load test of the poll system on loopback: gunicorn processes, a threaded client."""
