@@ -132,12 +132,17 @@ def test_parameters_cell_and_small_parameter_set(path):
     assert set(small) <= names, f"{path.name}: small_parameters names unknown parameters {set(small) - names}"
 
 
+def _exercise_cells(nb):
+    """The cells from '## Exercises' up to '## Summary'."""
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
+    end = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Summary" in c.source)
+    return nb.cells[start:end]
+
+
 @pytest.mark.parametrize("path", chapter_params())
 def test_exercises_have_hints_hidden_solutions_and_checks(path):
     nb = read(path)
-    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
-    end = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Summary" in c.source)
-    cells = nb.cells[start:end]
+    cells = _exercise_cells(nb)
     hints = sum(c.source.count("<details") for c in cells if c.cell_type == "markdown")
     hidden = [c for c in cells if c.cell_type == "code" and "hide-input" in _tags(c)
               and c.metadata.get("jupyter", {}).get("source_hidden")]
@@ -229,9 +234,7 @@ def test_reference_solutions_share_one_header(path):
 def test_exercises_include_a_predict_run_explain(path):
     """DESIGN.md §3: the reader records a prediction, runs, and check_prediction compares."""
     nb = read(path)
-    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
-    end = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Summary" in c.source)
-    cells = nb.cells[start:end]
+    cells = _exercise_cells(nb)
     assert any(c.cell_type == "code" and "check_prediction(" in c.source for c in cells), \
         f"{path.name}: no predict-run-explain exercise (a self-check calling nexus.check_prediction)"
     assert any(c.cell_type == "markdown" and re.search(r"(?i)predict", c.source) for c in cells), \
