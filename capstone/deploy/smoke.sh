@@ -12,7 +12,8 @@
 # 5. prints the build time and the image size, and removes every container and image it made.
 # Environment: BUILDER (only buildah is supported here), BASE_IMAGE (any Python 3.11 image in
 # local storage), PYTHON (a host Python with pip, to fetch the wheels; default ../.venv/bin/python
-# or python3), STORAGE_DRIVER (default vfs), SMOKE_PORT (default: a free port).
+# or python3), STORAGE_DRIVER (default vfs), SMOKE_PORT (default: a free port), SMOKE_REDIS_URL
+# (the Redis that production settings require; default redis://127.0.0.1:6379/3).
 set -euo pipefail
 
 die() { echo "smoke: $*" >&2; exit 1; }
@@ -36,6 +37,14 @@ B=(buildah --storage-driver "$STORAGE_DRIVER")
 'bash .ci/base-image' (from the book's root) or set BASE_IMAGE to a local Python 3.11 image"
 command -v curl >/dev/null 2>&1 || die "curl is not installed (Debian: apt-get install curl)"
 "$PYTHON" -m pip --version >/dev/null 2>&1 || die "PYTHON=$PYTHON has no pip (set PYTHON to a Python with pip)"
+SMOKE_REDIS_URL=${SMOKE_REDIS_URL:-redis://127.0.0.1:6379/3}
+"$PYTHON" - "$SMOKE_REDIS_URL" <<'PY' || die "SMOKE_REDIS_URL=$SMOKE_REDIS_URL does not answer; start Redis \
+(production settings refuse to run without one) or point SMOKE_REDIS_URL at a reachable Redis"
+import socket, sys
+from urllib.parse import urlsplit
+url = urlsplit(sys.argv[1])
+socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), timeout=2).close()
+PY
 
 run_id="pollsystem-smoke-$$"
 tag="localhost/$run_id:latest"
@@ -105,6 +114,7 @@ SECRET_KEY=$(secret)
 say "manage.py check --deploy --fail-level WARNING (production settings)"
 "${B[@]}" run --isolation chroot \
     --env DJANGO_SECRET_KEY="$SECRET_KEY" --env DJANGO_ALLOWED_HOSTS=pollsystem.example.com \
+    --env REDIS_URL="$SMOKE_REDIS_URL" \
     "$ctr" -- python manage.py check --deploy --fail-level WARNING
 
 # -- 3. the test suite, inside a container of the image --------------------------------------
@@ -127,6 +137,7 @@ port=${SMOKE_PORT:-$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("
 say "gunicorn (entrypoint + start) on 127.0.0.1:$port"
 setsid "${B[@]}" run --isolation chroot --network host \
     --env DJANGO_SECRET_KEY="$SECRET_KEY" --env DJANGO_ALLOWED_HOSTS=127.0.0.1 --env PORT="$port" \
+    --env REDIS_URL="$SMOKE_REDIS_URL" \
     --env DATABASE_URL=sqlite:////tmp/pollsystem-smoke.sqlite3 \
     --env WEB_CONCURRENCY=2 "$ctr" -- /usr/local/bin/entrypoint /usr/local/bin/start > "$work/gunicorn.log" 2>&1 &
 server_pid=$!

@@ -20,14 +20,24 @@ def manage(*args, settings="config.settings.test", env=None):
 
 def test_production_settings_pass_check_deploy():
     result = manage("check", "--deploy", "--fail-level", "WARNING", settings="config.settings.production",
-                    env={"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_ALLOWED_HOSTS": "polls.example.org"})
+                    env={"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_ALLOWED_HOSTS": "polls.example.org",
+                         "REDIS_URL": "redis://127.0.0.1:6379/0"})  # check does not connect
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_settings_refuse_to_start_without_a_secret():
-    result = manage("check", settings="config.settings.production", env={"DJANGO_ALLOWED_HOSTS": "x"})
+    result = manage("check", settings="config.settings.production",
+                    env={"DJANGO_ALLOWED_HOSTS": "x", "REDIS_URL": "redis://127.0.0.1:6379/0"})
     assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_settings_refuse_a_per_process_cache():
+    result = manage("check", settings="config.settings.production",
+                    env={"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_ALLOWED_HOSTS": "x",
+                         "REDIS_URL": ""})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: REDIS_URL is not set" in result.stderr
 
 
 def test_migrations_match_the_models():
