@@ -75,7 +75,7 @@ test-capstone: $(STAMP)
 test-services: $(STAMP)
 	$(REAL) $(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax $(NBVAL) --nbval-cell-timeout=300 \
 		-m "services or not slow" \
-		notebooks tests/test_services.py
+		notebooks tests/test_services.py tests/test_containers.py
 	cd capstone && $(CAPSTONE_CLEAN) DATABASE_URL=$(CAPSTONE_MARIADB) REDIS_URL=$(CAPSTONE_REDIS) \
 		CELERY_BROKER_URL=$(CAPSTONE_BROKER) $(CAPSTONE_PYTEST)
 	cd capstone && $(CAPSTONE_CLEAN) DATABASE_URL=$(CAPSTONE_POSTGRES) REDIS_URL=$(CAPSTONE_REDIS) \

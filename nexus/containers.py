@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -330,9 +331,10 @@ class Builder:
         iidfile = self._scratch / f"build-{self._count}.iid"
         command = self._build_args(context, tag, path, args, layers, target, iidfile)
         self._images.append(tag)
-        started = time.perf_counter()
-        code, log, cpu_seconds = _run_logged(command, timeout=timeout)
-        seconds = time.perf_counter() - started
+        with _image_store_lock():  # the clock starts once no other build or removal is running
+            started = time.perf_counter()
+            code, log, cpu_seconds = _run_logged(command, timeout=timeout)
+            seconds = time.perf_counter() - started
         steps, committed = parse_steps(log)
         self._images.extend(committed)  # intermediate layers (removed with the tag, or later)
         image_id = self._image_id(log, iidfile)
@@ -376,7 +378,8 @@ class Builder:
         container = self._containers.pop(image, None)
         if container:
             self._remove_container(container)
-        self._remove_image(image)
+        with _image_store_lock():
+            self._remove_image(image)
         if image in self._images:
             self._images.remove(image)
 
@@ -395,7 +398,8 @@ class Builder:
         images = list(dict.fromkeys(i for i in reversed(self._images) if i != self.base_image))
         self._images.clear()
         if images:
-            self._remove_images(images)
+            with _image_store_lock():
+                self._remove_images(images)
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _remove_images(self, images: list[str]) -> None:
@@ -429,7 +433,9 @@ class BuildahBuilder(Builder):
         command = self._cmd("bud", "--isolation", self.isolation, "--format", "docker", "--pull=false",
                             "-t", tag, "-f", str(dockerfile))
         if layers:
-            command.append("--layers")
+            # A failed `bud --layers` keeps its working container unless --force-rm is given
+            # (default false; accepted only with --layers).
+            command += ["--layers", "--force-rm"]
         for key, value in build_args.items():
             command += ["--build-arg", f"{key}={value}"]
         if target:
@@ -588,6 +594,21 @@ def builder(ws=None, *, kind: str | None = None, base_image: str | None = None) 
 
 
 # -- subprocess helpers -------------------------------------------------------------
+@contextlib.contextmanager
+def _image_store_lock():
+    """One build or image removal at a time on this machine. Runs share cached layers (same base
+    image, same first steps): without the lock, one run removing its layers at close can delete
+    a layer that another run's build has just taken from the cache ("image not known")."""
+    import fcntl  # POSIX only; builders are only ever configured there
+
+    with open(Path(tempfile.gettempdir()) / "nexus-image-store.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _run_logged(command: list[str], *, timeout: float) -> tuple[int, str, float]:
     """Run ``command`` with stderr merged into stdout and return (exit code, output, CPU
     seconds). The CPU time (user + system) covers the process and every descendant it waited

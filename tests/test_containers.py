@@ -4,9 +4,12 @@ parser, and one real build with buildah when NEXUS_CONTAINER_BUILDER=buildah is 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tarfile
+import threading
+import time
 
 import pytest
 
@@ -215,6 +218,13 @@ def test_tags_are_private_to_the_run(monkeypatch):
 
 # -- a real build (service mode) -----------------------------------------------------------
 @pytest.mark.services
+def scratch_working_containers():
+    """Names of buildah's working containers made from scratch (what a failed build here leaves)."""
+    names = subprocess.run(["buildah", "--storage-driver", "vfs", "containers", "--all", "--format",
+                            "{{.ContainerName}}"], capture_output=True, text=True, check=True).stdout.split()
+    return {name for name in names if re.fullmatch(r"working-container(-\d+)?", name)}
+
+
 @pytest.mark.skipif(not BUILDAH_SET, reason="set NEXUS_CONTAINER_BUILDER=buildah to build with buildah")
 @pytest.mark.skipif(shutil.which("buildah") is None, reason="buildah is not installed")
 def test_buildah_builds_from_scratch_caches_and_cleans_up(tmp_path):
@@ -237,10 +247,12 @@ def test_buildah_builds_from_scratch_caches_and_cleans_up(tmp_path):
         assert 0 < b.size(tag) < 10_000
         assert b.inspect(tag)["Cmd"] == ["/a"]
         assert b.digest(tag).startswith("sha256:")
+        before = scratch_working_containers()
         broken = b.build(tmp_path, b.tag("broken"), dockerfile="Dockerfile.broken", check=False)
         assert not broken.ok and "missing.txt" in broken.log
         with pytest.raises(containers.BuildFailed):
             b.build(tmp_path, b.tag("broken"), dockerfile="Dockerfile.broken")
+        assert scratch_working_containers() <= before, "a failed build left its working container"
     finally:
         ws.close()
     listing = subprocess.run(["buildah", "--storage-driver", "vfs", "images", "--all", "--no-trunc",
@@ -248,3 +260,25 @@ def test_buildah_builds_from_scratch_caches_and_cleans_up(tmp_path):
     assert ws.run_id not in listing
     for result in (first, changed):
         assert result.image_id.removeprefix("sha256:") not in listing  # old builds of a moved tag too
+
+
+def test_builds_and_removals_take_turns_on_the_image_store():
+    from nexus.containers import _image_store_lock
+
+    events = []
+
+    def hold(name, seconds):
+        with _image_store_lock():
+            events.append(f"{name} in")
+            time.sleep(seconds)
+            events.append(f"{name} out")
+
+    first = threading.Thread(target=hold, args=("first", 0.3))
+    first.start()
+    while not events:
+        time.sleep(0.01)
+    second = threading.Thread(target=hold, args=("second", 0))
+    second.start()
+    first.join()
+    second.join()
+    assert events == ["first in", "first out", "second in", "second out"]
