@@ -230,10 +230,12 @@ class Workspace:
         if broker:
             config["broker_url"] = broker
         else:
+            from nexus import celery_transport  # registers atomicfs:// in this process
+
             folder = self.path / "broker"
             for sub in ("queue", "processed", "control"):
                 (folder / sub).mkdir(parents=True, exist_ok=True)
-            config["broker_url"] = "filesystem://"
+            config["broker_url"] = f"{celery_transport.SCHEME}://"  # kombu's filesystem transport, atomic writes
             config["broker_transport_options"] = {
                 "data_folder_in": str(folder / "queue"),
                 "data_folder_out": str(folder / "queue"),
@@ -249,6 +251,8 @@ class Workspace:
         process to load with ``app.config_from_object("celeryconfig")``. Returns the path."""
         config = {**self.celery_config(), **overrides}
         lines = ['"""Celery settings for this run, written by nexus.Workspace.write_celery_config()."""', ""]
+        if str(config.get("broker_url", "")).startswith("atomicfs://"):
+            lines += ["import nexus.celery_transport  # noqa: F401  (registers the atomicfs:// broker)", ""]
         lines += [f"{key} = {value!r}" for key, value in config.items()]
         path = self.path / f"{module}.py"
         path.write_text("\n".join(lines) + "\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -196,10 +198,42 @@ def test_embedded_async_url_uses_aiosqlite():
 def test_celery_config_embedded_uses_filesystem_and_a_private_queue():
     with Workspace("celery") as ws:
         config = ws.celery_config()
-        assert config["broker_url"] == "filesystem://"
+        assert config["broker_url"] == "atomicfs://"
         assert Path(config["broker_transport_options"]["data_folder_in"]).is_dir()
         assert config["result_backend"].startswith("db+sqlite:///")
         assert ws.run_id in config["task_default_queue"]
+        assert "import nexus.celery_transport" in ws.write_celery_config().read_text()
+
+
+def test_the_embedded_broker_writes_whole_messages_only(monkeypatch):
+    from kombu import Connection
+
+    from nexus import celery_transport
+
+    renamed = []
+    real_replace = os.replace
+
+    def replace_and_look(src, dst):  # at the rename, the message is complete and hidden from readers
+        assert Path(src).name.startswith(".") and Path(src).name.endswith(".part")
+        json.loads(Path(src).read_bytes())
+        renamed.append(Path(dst).name)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(celery_transport.os, "replace", replace_and_look)
+    monkeypatch.delenv("NEXUS_BROKER_URL", raising=False)
+    with Workspace("broker") as ws:
+        config = ws.celery_config()
+        options = config["broker_transport_options"]
+        with Connection(config["broker_url"], transport_options=options) as conn:
+            assert type(conn.transport) is celery_transport.Transport
+            queue = conn.SimpleQueue(f"q-{ws.run_id}")
+            queue.put({"n": 1})
+            assert renamed and renamed[0].endswith(".msg")
+            assert not [p for p in os.listdir(options["data_folder_out"]) if p.endswith(".part")]
+            message = queue.get(timeout=5)
+            assert message.payload == {"n": 1}
+            message.ack()
+            queue.close()
 
 
 def test_workspace_rejects_a_non_mysql_database(monkeypatch):
