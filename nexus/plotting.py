@@ -71,7 +71,7 @@ def growth_plot(df, *, x="size", y="seconds", hue="variant", title="", xlabel=No
         base = dict(series)[anchor] if anchor is not None else series[0][1]
         base = base.sort_values(x)
         x0, y0 = float(base[x].iloc[0]), float(base[y].iloc[0])
-        for name, style in zip(guides, (":", "--", "-.", (0, (1, 3)), (0, (5, 5)))):
+        for name, style in zip(guides, (":", "--", "-.", (0, (1, 3)), (0, (5, 5))), strict=False):
             gx, gy = _guide(name, df[x].unique(), x0, y0)
             ax.plot(gx, gy, linestyle=style, color="grey", linewidth=1, label=f"{name} guide")
     if logx:
