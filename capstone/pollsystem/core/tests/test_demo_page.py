@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from django.db import connections
 
 from pollsystem.polls.models import Vote
 from pollsystem.polls.tests.factories import PollFactory
@@ -34,6 +35,9 @@ def page(monkeypatch):
             yield browser.new_page()
         finally:
             browser.close()
+            # Without this, on PostgreSQL one idle session outlived the test and the test database
+            # could not be dropped at the end ("being accessed by other users").
+            connections.close_all()
 
 
 @pytest.mark.django_db(transaction=True)
